@@ -3,8 +3,16 @@ package api
 // Listener is a frontend shared by several Routes.
 type Listener struct {
 	TypeMeta `json:",inline"`
-	Metadata Metadata     `json:"metadata"`
-	Spec     ListenerSpec `json:"spec"`
+	Metadata Metadata        `json:"metadata"`
+	Spec     ListenerSpec    `json:"spec"`
+	Status   *ListenerStatus `json:"status,omitempty"`
+}
+
+// ListenerStatus is written by the control plane.
+type ListenerStatus struct {
+	// Address and Port, as allocated when the spec left them empty.
+	Address string `json:"address,omitempty"`
+	Port    int    `json:"port,omitempty"`
 }
 
 // ListenerSpec is a Frontend plus, for tcp and tls listeners, the pool that

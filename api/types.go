@@ -9,6 +9,7 @@ package api
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 )
 
@@ -68,17 +69,19 @@ type Config struct {
 }
 
 // Objects returns every object in apply order (pools, listeners, routes),
-// each kind sorted by name so output is deterministic.
+// each kind sorted by name so output is deterministic. The Config itself is
+// not reordered.
 func (c *Config) Objects() []Object {
-	c.Sort()
+	sorted := &Config{Pools: slices.Clone(c.Pools), Listeners: slices.Clone(c.Listeners), Routes: slices.Clone(c.Routes)}
+	sorted.Sort()
 	out := make([]Object, 0, len(c.Pools)+len(c.Listeners)+len(c.Routes))
-	for _, p := range c.Pools {
+	for _, p := range sorted.Pools {
 		out = append(out, p)
 	}
-	for _, l := range c.Listeners {
+	for _, l := range sorted.Listeners {
 		out = append(out, l)
 	}
-	for _, r := range c.Routes {
+	for _, r := range sorted.Routes {
 		out = append(out, r)
 	}
 	return out

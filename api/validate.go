@@ -153,7 +153,38 @@ func validate(c *Config, sources map[Object]Source, opt ValidateOptions) ErrorLi
 		}
 	}
 	checkFrontendConflicts(c, errsOf)
+	checkSNIListeners(c, errsOf)
 	return list
+}
+
+// checkSNIListeners makes sure every tls (passthrough) listener has
+// somewhere to send connections, and that no SNI name is claimed twice: the
+// proxy could only pick one of the routes, silently.
+func checkSNIListeners(c *Config, errsOf func(Object) errs) {
+	for _, l := range c.Listeners {
+		if l.Spec.Protocol != ProtocolTLS {
+			continue
+		}
+		owner := map[string]string{}
+		routes := 0
+		for _, r := range c.Routes {
+			if r.Spec.Listener != l.Metadata.Name {
+				continue
+			}
+			routes++
+			for i, h := range r.Spec.Hosts {
+				h = strings.ToLower(h)
+				if prev, dup := owner[h]; dup {
+					errsOf(r).add(index("spec.hosts", i), "%s is already routed by Route/%s on this listener", h, prev)
+					continue
+				}
+				owner[h] = r.Metadata.Name
+			}
+		}
+		if routes == 0 && l.Spec.DefaultPool == "" {
+			errsOf(l).add("spec.defaultPool", "a tls listener needs routes or a defaultPool")
+		}
+	}
 }
 
 func checkPoolRef(e errs, path, name string, c *Config) {

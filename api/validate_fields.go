@@ -160,8 +160,15 @@ func isToken(s string) bool {
 	return true
 }
 
+// maxHeaderField bounds header names and values written in configuration,
+// as Envoy does (16 KiB).
+const maxHeaderField = 16 << 10
+
 func checkHeaderName(e errs, path, name string) {
-	if !isToken(name) {
+	switch {
+	case len(name) > maxHeaderField:
+		e.add(path, "header name is %d bytes; the limit is %d", len(name), maxHeaderField)
+	case !isToken(name):
 		e.add(path, "%q is not a valid header name", name)
 	}
 }
@@ -169,6 +176,10 @@ func checkHeaderName(e errs, path, name string) {
 // checkHeaderValue rejects control characters, which would let a config
 // author (or a template) smuggle a second header into every request.
 func checkHeaderValue(e errs, path, v string) {
+	if len(v) > maxHeaderField {
+		e.add(path, "is %d bytes; the limit is %d", len(v), maxHeaderField)
+		return
+	}
 	for i := 0; i < len(v); i++ {
 		if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
 			e.add(path, "must not contain control characters")
@@ -208,4 +219,28 @@ func sortedStringKeys(m map[string]string) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// checkURLPath validates a path written in configuration: it starts with /
+// and holds no query, fragment or control character.
+func checkURLPath(e errs, path, v string) {
+	switch {
+	case !strings.HasPrefix(v, "/"):
+		e.add(path, "%q must start with /", v)
+	case strings.ContainsAny(v, "?#"):
+		e.add(path, "%q must be a path only, without ? or #", v)
+	case len(v) > 4096:
+		e.add(path, "is %d bytes; the limit is 4096", len(v))
+	default:
+		checkHeaderValue(e, path, v)
+	}
+}
+
+// checkServerName validates a TLS server name (SNI).
+func checkServerName(e errs, path, name string) {
+	if name != "" && !isDNSName(name) {
+		if _, err := netip.ParseAddr(name); err != nil {
+			e.add(path, "%q is not a DNS name or IP address", name)
+		}
+	}
 }

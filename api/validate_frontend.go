@@ -52,6 +52,9 @@ func validateFrontend(e errs, p string, f *Frontend, listener bool, opt Validate
 		e.add(child(p, "trustedProxies"), "only for HTTP frontends; use proxyProtocol for %s", f.Protocol)
 	}
 	if pp := f.ProxyProtocol; pp != nil {
+		if f.Protocol == ProtocolUDP {
+			e.add(child(p, "proxyProtocol"), "not available on udp frontends")
+		}
 		if len(pp.TrustedCIDRs) == 0 {
 			e.add(child(p, "proxyProtocol.trustedCIDRs"), "required: accepting PROXY headers from anyone lets any client forge its address")
 		}

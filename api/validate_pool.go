@@ -179,6 +179,9 @@ func validateHealthCheck(e errs, p string, hc *HealthCheck) {
 	only("body", hc.Body != "", CheckHTTP)
 	only("headers", len(hc.Headers) > 0, CheckHTTP)
 	only("tls", hc.TLS != nil, CheckHTTP, CheckGRPC)
+	if hc.TLS != nil {
+		checkServerName(e, child(p, "tls.serverName"), hc.TLS.ServerName)
+	}
 	only("send", hc.Send != "", CheckTCP)
 	only("expect", hc.Expect != "", CheckTCP)
 	only("user", hc.User != "", CheckMySQL)
@@ -196,11 +199,13 @@ func validateHealthCheck(e errs, p string, hc *HealthCheck) {
 }
 
 func validateHTTPCheck(e errs, p string, hc *HealthCheck) {
-	if !strings.HasPrefix(hc.Path, "/") {
+	if path, _, _ := strings.Cut(hc.Path, "?"); !strings.HasPrefix(path, "/") {
 		e.add(child(p, "path"), "%q must start with /", hc.Path)
+	} else {
+		checkHeaderValue(e, child(p, "path"), hc.Path)
 	}
-	if !isToken(hc.Method) {
-		e.add(child(p, "method"), "%q is not an HTTP method", hc.Method)
+	if hc.Method == "CONNECT" || !slices.Contains(HTTPMethods, hc.Method) {
+		e.add(child(p, "method"), "%q is not one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE", hc.Method)
 	}
 	if hc.Host != "" {
 		checkHost(e, child(p, "host"), hc.Host)
@@ -324,6 +329,9 @@ func validateUpstream(e errs, p string, s *PoolSpec) {
 			s.Frontend != nil && s.Frontend.Protocol == ProtocolGRPC && u.Protocol == UpstreamHTTP1 {
 			e.add(child(p, "protocol"), "gRPC needs h2 or h2c upstreams, not http1")
 		}
+	}
+	if u.TLS != nil {
+		checkServerName(e, child(p, "tls.serverName"), u.TLS.ServerName)
 	}
 	if u.Protocol == UpstreamH2 && u.TLS == nil {
 		e.add(child(p, "tls"), "required for protocol h2 (h2 is HTTP/2 over TLS; use h2c for cleartext)")

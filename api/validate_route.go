@@ -82,10 +82,11 @@ func validateMatch(e errs, p string, m *RouteMatch) {
 		if n != 1 {
 			e.add(p+".path", "give exactly one of exact, prefix and regex")
 		}
-		for field, v := range map[string]string{"exact": pm.Exact, "prefix": pm.Prefix} {
-			if v != "" && !strings.HasPrefix(v, "/") {
-				e.add(p+".path."+field, "%q must start with /", v)
-			}
+		if pm.Exact != "" {
+			checkURLPath(e, p+".path.exact", pm.Exact)
+		}
+		if pm.Prefix != "" {
+			checkURLPath(e, p+".path.prefix", pm.Prefix)
 		}
 		if pm.Regex != "" {
 			checkRegex(e, p+".path.regex", pm.Regex)
@@ -98,8 +99,13 @@ func validateMatch(e errs, p string, m *RouteMatch) {
 	}
 	for i, q := range m.Query {
 		qp := index(p+".query", i)
-		if q.Name == "" {
+		switch {
+		case q.Name == "":
 			e.add(qp+".name", "required")
+		case len(q.Name) > 1024:
+			e.add(qp+".name", "is %d bytes; the limit is 1024", len(q.Name))
+		default:
+			checkHeaderValue(e, qp+".name", q.Name)
 		}
 		checkValueMatch(e, qp, q.Exact, q.Regex, q.Present)
 	}
@@ -147,8 +153,8 @@ func validateAction(e errs, s *RouteSpec) {
 			checkHost(e, "spec.redirect.host", rd.Host)
 		}
 		checkPort(e, "spec.redirect.port", rd.Port, true)
-		if rd.Path != "" && !strings.HasPrefix(rd.Path, "/") {
-			e.add("spec.redirect.path", "%q must start with /", rd.Path)
+		if rd.Path != "" {
+			checkURLPath(e, "spec.redirect.path", rd.Path)
 		}
 		switch rd.Code {
 		case 301, 302, 303, 307, 308:

@@ -151,3 +151,49 @@ func TestValidConfigsAccepted(t *testing.T) {
 		t.Errorf("defaults not applied: %+v", r.Spec)
 	}
 }
+
+// TestEnvoyLimits: values Envoy refuses must be refused here first, with a
+// path, rather than producing xDS a data plane would NACK.
+func TestEnvoyLimits(t *testing.T) {
+	long := strings.Repeat
+	cases := []struct{ name, pool, route, want string }{
+		{"prefix with ?", "", "backends: [{pool: a}]\n  match: {path: {prefix: '/a?b'}}", "spec.match.path.prefix: \"/a?b\" must be a path only, without ? or #"},
+		{"exact with #", "", "backends: [{pool: a}]\n  match: {path: {exact: '/a#b'}}", "spec.match.path.exact: \"/a#b\" must be a path only"},
+		{"long serverName", "upstream: {tls: {serverName: " + long("a", 300) + "}}", "backends: [{pool: a}]", "spec.upstream.tls.serverName:"},
+		{"long query name", "", "backends: [{pool: a}]\n  match: {query: [{name: " + long("q", 1100) + ", present: true}]}", "spec.match.query[0].name: is 1100 bytes; the limit is 1024"},
+		{"long header value", "", "backends: [{pool: a}]\n  headers: {request: {set: {X-A: " + long("v", 17000) + "}}}", "spec.headers.request.set.X-A: is 17000 bytes; the limit is 16384"},
+		{"long check header", "healthCheck: {type: http, headers: {X-A: " + long("v", 17000) + "}}", "backends: [{pool: a}]", "spec.healthCheck.headers.X-A: is 17000 bytes"},
+		{"check path with LF", "healthCheck: {type: http, path: \"/a\\nb\"}", "backends: [{pool: a}]", "spec.healthCheck.path: must not contain control characters"},
+		{"check method CONNECT", "healthCheck: {type: http, method: CONNECT}", "backends: [{pool: a}]", "spec.healthCheck.method: \"CONNECT\" is not one of"},
+		{"redirect path with LF", "", "redirect: {path: \"/a\\nb\"}", "spec.redirect.path: must not contain control characters"},
+		{"long contentType", "", "directResponse: {status: 200, contentType: " + long("c", 17000) + "}", "spec.directResponse.contentType: is 17000 bytes"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			in := pool("a", "  "+c.pool+"\n") + listenerHTTP + route("  "+c.route+"\n")
+			_, errs := load(t, in)
+			if !strings.Contains(errs.Error(), c.want) {
+				t.Errorf("want %q in:\n%v", c.want, errs)
+			}
+		})
+	}
+}
+
+func TestSNIListenerRules(t *testing.T) {
+	tlsListener := "apiVersion: fulcrum/v1\nkind: Listener\nmetadata: {name: pub}\nspec: {port: 7443, protocol: tls}\n---\n"
+	_, errs := load(t, tlsListener)
+	if !strings.Contains(errs.Error(), "Listener/pub: spec.defaultPool: a tls listener needs routes or a defaultPool") {
+		t.Errorf("empty tls listener: %v", errs)
+	}
+	twice := pool("a", "") + tlsListener +
+		route("  hosts: [a.example.com]\n  backends: [{pool: a}]\n") +
+		strings.Replace(route("  hosts: [A.example.com]\n  backends: [{pool: a}]\n"), "name: r}", "name: s}", 1)
+	_, errs = load(t, twice)
+	if !strings.Contains(errs.Error(), "Route/s: spec.hosts[0]: a.example.com is already routed by Route/r on this listener") {
+		t.Errorf("duplicate SNI: %v", errs)
+	}
+	_, errs = load(t, pool("a", "  frontend: {port: 53, protocol: udp, proxyProtocol: {trustedCIDRs: [10.0.0.0/8]}}\n"))
+	if !strings.Contains(errs.Error(), "spec.frontend.proxyProtocol: not available on udp frontends") {
+		t.Errorf("udp proxy protocol: %v", errs)
+	}
+}
