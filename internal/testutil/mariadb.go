@@ -137,17 +137,10 @@ func (m *MariaDB) Kill() {
 // Exec runs statements as root over the Unix socket, one connection each
 // call.
 func (m *MariaDB) Exec(stmts ...string) error {
-	cfg := mysql.NewConfig()
-	cfg.User = "root"
-	cfg.Net = "unix"
-	cfg.Addr = m.Socket
-	cfg.Timeout = 5 * time.Second
-	cfg.Logger = &mysql.NopLogger{}
-	conn, err := mysql.NewConnector(cfg)
+	db, err := m.root()
 	if err != nil {
 		return err
 	}
-	db := sql.OpenDB(conn)
 	defer db.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -157,6 +150,37 @@ func (m *MariaDB) Exec(stmts ...string) error {
 		}
 	}
 	return nil
+}
+
+// Query runs a query as root and returns the first column of its first
+// row as a string.
+func (m *MariaDB) Query(query string) (string, error) {
+	db, err := m.root()
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var v string
+	if err := db.QueryRowContext(ctx, query).Scan(&v); err != nil {
+		return "", fmt.Errorf("%s: %w", query, err)
+	}
+	return v, nil
+}
+
+func (m *MariaDB) root() (*sql.DB, error) {
+	cfg := mysql.NewConfig()
+	cfg.User = "root"
+	cfg.Net = "unix"
+	cfg.Addr = m.Socket
+	cfg.Timeout = 5 * time.Second
+	cfg.Logger = &mysql.NopLogger{}
+	conn, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(conn), nil
 }
 
 func (m *MariaDB) errorLog() string {
