@@ -43,11 +43,11 @@ type Manager struct {
 
 	clusters atomic.Pointer[map[string]*Cluster]
 
-	mu       sync.Mutex // serialises Update and the Run loop's rebuilds
+	mu          sync.Mutex // serialises Update and the Run loop's rebuilds
 	byKey       map[health.Key][]*Member
 	checkOwners map[string]bool // clusters registered with the checker
-	ejectCh  chan *Member
-	wakeCh   chan struct{}
+	ejectCh     chan *Member
+	wakeCh      chan struct{}
 }
 
 // NewManager returns an empty manager.

@@ -68,5 +68,5 @@ func (m *metrics) dropCluster(name string) {
 }
 
 func (m *metrics) ejected(pool, member string) { m.ejections.WithLabelValues(pool, member).Inc() }
-func (m *metrics) ejectionSkipped(pool string)  { m.skipped.WithLabelValues(pool).Inc() }
-func (m *metrics) overflow(pool, limit string)  { m.overflows.WithLabelValues(pool, limit).Inc() }
+func (m *metrics) ejectionSkipped(pool string) { m.skipped.WithLabelValues(pool).Inc() }
+func (m *metrics) overflow(pool, limit string) { m.overflows.WithLabelValues(pool, limit).Inc() }
