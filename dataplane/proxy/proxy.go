@@ -33,7 +33,11 @@ type Options struct {
 	// CheckHealth makes the proxy probe members itself, as the standalone
 	// proxy does; a proxy fed by a control plane takes health from EDS.
 	CheckHealth bool
-	// Factories serve the listener protocols (L7 and L4).
+	// NewFactories builds the servers of the listener protocols (L7 and
+	// L4) once the proxy's live upstreams exist. Servers pick members from
+	// ups and log and register metrics through deps.
+	NewFactories func(deps runtime.Deps, ups *upstream.Manager) []runtime.ServerFactory
+	// Factories are prebuilt factories, served in addition (tests).
 	Factories []runtime.ServerFactory
 }
 
@@ -46,6 +50,9 @@ type Proxy struct {
 	metrics   *metrics
 
 	snap atomic.Pointer[runtime.Snapshot]
+	res  atomic.Pointer[runtime.Resources]
+	// rejected is the last configuration that was refused, with why.
+	rejected atomic.Pointer[Rejection]
 
 	mu       sync.Mutex // serialises Apply and Shutdown
 	sockets  map[string]*socketEntry
@@ -67,11 +74,6 @@ func New(opts Options) (*Proxy, error) {
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
-	for _, f := range opts.Factories {
-		for _, proto := range f.Protocols() {
-			p.factories[proto] = f
-		}
-	}
 	var err error
 	if opts.CheckHealth {
 		if p.checker, err = health.New(health.Options{Logger: p.log, Registerer: opts.Registerer}); err != nil {
@@ -85,6 +87,16 @@ func New(opts Options) (*Proxy, error) {
 	if p.metrics, err = newMetrics(opts.Registerer); err != nil {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
+	factories := opts.Factories
+	if opts.NewFactories != nil {
+		deps := runtime.Deps{Logger: p.log, Registerer: opts.Registerer, Version: p.Version}
+		factories = append(factories, opts.NewFactories(deps, p.upstreams)...)
+	}
+	for _, f := range factories {
+		for _, proto := range f.Protocols() {
+			p.factories[proto] = f
+		}
+	}
 	return p, nil
 }
 
@@ -96,6 +108,19 @@ func (p *Proxy) Checker() *health.Checker { return p.checker }
 
 // Snapshot returns the configuration in force, or nil before the first Apply.
 func (p *Proxy) Snapshot() *runtime.Snapshot { return p.snap.Load() }
+
+// Resources returns the xDS resources in force, or nil before the first Apply.
+func (p *Proxy) Resources() *runtime.Resources { return p.res.Load() }
+
+// Rejection records a configuration the proxy refused (a NACK).
+type Rejection struct {
+	Version string    `json:"version"`
+	Error   string    `json:"error"`
+	At      time.Time `json:"at"`
+}
+
+// LastRejection returns the most recent refused configuration, or nil.
+func (p *Proxy) LastRejection() *Rejection { return p.rejected.Load() }
 
 // Version returns the version of the configuration in force.
 func (p *Proxy) Version() string {
@@ -135,25 +160,31 @@ func (p *Proxy) Apply(version string, res *runtime.Resources) error {
 		err = p.checkFactories(snap)
 	}
 	if err != nil {
-		p.metrics.applied(false)
-		return fmt.Errorf("proxy: configuration %s rejected: %w", version, err)
+		return p.reject(version, err)
 	}
 	fresh, err := p.bindNew(snap)
 	if err != nil {
-		p.metrics.applied(false)
-		return fmt.Errorf("proxy: configuration %s rejected: %w", version, err)
+		return p.reject(version, err)
 	}
 	if err := p.upstreams.Update(snap.Clusters); err != nil {
 		closeSockets(fresh)
-		p.metrics.applied(false)
-		return fmt.Errorf("proxy: configuration %s rejected: %w", version, err)
+		return p.reject(version, err)
 	}
 	errs := p.reconcile(snap, fresh)
 	p.snap.Store(snap)
+	p.res.Store(res)
 	p.metrics.applied(len(errs) == 0)
 	p.metrics.version(version)
 	p.log.Info("configuration applied", "version", version, "listeners", len(snap.Listeners), "clusters", len(snap.Clusters))
 	return errors.Join(errs...)
+}
+
+// reject records and returns a refused configuration; nothing has changed.
+func (p *Proxy) reject(version string, err error) error {
+	err = fmt.Errorf("proxy: configuration %s rejected: %w", version, err)
+	p.rejected.Store(&Rejection{Version: version, Error: err.Error(), At: time.Now()})
+	p.metrics.applied(false)
+	return err
 }
 
 func (p *Proxy) checkFactories(snap *runtime.Snapshot) error {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/fulcrumlb/fulcrum/api"
 	"github.com/fulcrumlb/fulcrum/dataplane/runtime"
+	"github.com/fulcrumlb/fulcrum/dataplane/upstream"
 	"github.com/fulcrumlb/fulcrum/translator"
 )
 
@@ -74,7 +75,13 @@ func poolYAML(name, proto string, port int) string {
 func TestReconcile(t *testing.T) {
 	l7 := &fakeFactory{protos: []string{"http", "https", "grpc"}}
 	l4 := &fakeFactory{protos: []string{"tcp", "tls", "udp"}}
-	p, err := New(Options{Factories: []runtime.ServerFactory{l7, l4}})
+	// Real factories need the proxy's live upstreams: NewFactories gets them.
+	p, err := New(Options{NewFactories: func(deps runtime.Deps, ups *upstream.Manager) []runtime.ServerFactory {
+		if ups == nil || deps.Version == nil {
+			t.Error("factories built without upstreams or version")
+		}
+		return []runtime.ServerFactory{l7, l4}
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
