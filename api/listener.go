@@ -3,9 +3,12 @@ package api
 // Listener is a frontend shared by several Routes.
 type Listener struct {
 	TypeMeta `json:",inline"`
-	Metadata Metadata        `json:"metadata"`
-	Spec     ListenerSpec    `json:"spec"`
-	Status   *ListenerStatus `json:"status,omitempty"`
+	// Metadata names the listener.
+	Metadata Metadata `json:"metadata"`
+	// Spec is the desired state.
+	Spec ListenerSpec `json:"spec"`
+	// Status is the allocated address and port.
+	Status *ListenerStatus `json:"status,omitempty"`
 }
 
 // ListenerStatus is written by the control plane.
@@ -33,8 +36,9 @@ type Frontend struct {
 	// Port to listen on; 0 means "allocate one from the port pool".
 	Port int `json:"port,omitempty"`
 	// Protocol is tcp, udp, http, https or grpc (and tls for Listeners).
-	Protocol string       `json:"protocol"`
-	TLS      *TLSSettings `json:"tls,omitempty"`
+	Protocol string `json:"protocol"`
+	// TLS terminates TLS (https, and grpc over TLS).
+	TLS *TLSSettings `json:"tls,omitempty"`
 	// Limits protect the listener; defaults are safe for the open internet.
 	Limits *Limits `json:"limits,omitempty"`
 	// TrustedProxies are the CIDRs whose X-Forwarded-For and Forwarded
@@ -49,6 +53,7 @@ type Frontend struct {
 // TLSSettings terminate TLS. The certificate is chosen by SNI among
 // Certificates; the first one is the default.
 type TLSSettings struct {
+	// Certificates to serve; the first is the default when no SNI matches.
 	Certificates []Certificate `json:"certificates"`
 	// MinVersion is "1.2" (default) or "1.3".
 	MinVersion string `json:"minVersion,omitempty" fulcrum:"nonzero"`
@@ -56,10 +61,14 @@ type TLSSettings struct {
 
 // Certificate is a PEM certificate chain and key, as files or inline.
 type Certificate struct {
+	// CertFile is a PEM certificate chain file.
 	CertFile string `json:"certFile,omitempty"`
-	KeyFile  string `json:"keyFile,omitempty"`
-	Cert     string `json:"cert,omitempty"`
-	Key      string `json:"key,omitempty"`
+	// KeyFile is the PEM private key file.
+	KeyFile string `json:"keyFile,omitempty"`
+	// Cert is an inline PEM certificate chain.
+	Cert string `json:"cert,omitempty"`
+	// Key is an inline PEM private key; redacted in every output.
+	Key string `json:"key,omitempty"`
 }
 
 // Limits bound what one client can make the listener do.
@@ -92,11 +101,13 @@ type Limits struct {
 
 // ProxyProtocolAccept says which peers may send a PROXY protocol header.
 type ProxyProtocolAccept struct {
+	// TrustedCIDRs may send a PROXY header; others may not.
 	TrustedCIDRs []string `json:"trustedCIDRs"`
 }
 
 // AccessLog configures access logging of a listener.
 type AccessLog struct {
+	// Enabled turns the access log on.
 	Enabled bool `json:"enabled"`
 	// Fields to write; empty means the default set.
 	Fields []string `json:"fields,omitempty"`

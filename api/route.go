@@ -4,8 +4,10 @@ package api
 // them with a redirect or a direct response.
 type Route struct {
 	TypeMeta `json:",inline"`
-	Metadata Metadata  `json:"metadata"`
-	Spec     RouteSpec `json:"spec"`
+	// Metadata names the route.
+	Metadata Metadata `json:"metadata"`
+	// Spec is the desired state.
+	Spec RouteSpec `json:"spec"`
 }
 
 // RouteSpec is the desired state of a Route.
@@ -16,59 +18,86 @@ type RouteSpec struct {
 	// matches one or more leading labels. Empty matches any host.
 	Hosts []string `json:"hosts,omitempty"`
 	// Priority orders routes before the built-in precedence; higher first.
-	Priority int         `json:"priority,omitempty"`
-	Match    *RouteMatch `json:"match,omitempty"`
+	Priority int `json:"priority,omitempty"`
+	// Match conditions; all must hold. Default: any path.
+	Match *RouteMatch `json:"match,omitempty"`
 
 	// Exactly one of Backends, Redirect and DirectResponse.
-	Backends       []Backend       `json:"backends,omitempty"`
-	Redirect       *Redirect       `json:"redirect,omitempty"`
+	// Backends are weighted pools.
+	Backends []Backend `json:"backends,omitempty"`
+	// Redirect answers with a redirect.
+	Redirect *Redirect `json:"redirect,omitempty"`
+	// DirectResponse answers without a backend.
 	DirectResponse *DirectResponse `json:"directResponse,omitempty"`
 
-	Mirror    *Mirror       `json:"mirror,omitempty"`
-	Retries   *RetryPolicy  `json:"retries,omitempty"`
-	Timeout   Duration      `json:"timeout,omitempty"`
-	RateLimit *RateLimit    `json:"rateLimit,omitempty"`
-	Headers   *HeaderPolicy `json:"headers,omitempty"`
+	// Mirror copies a share of requests to a shadow pool.
+	Mirror *Mirror `json:"mirror,omitempty"`
+	// Retries override the first backend pool's retry policy.
+	Retries *RetryPolicy `json:"retries,omitempty"`
+	// Timeout overrides the first backend pool's request timeout.
+	Timeout Duration `json:"timeout,omitempty"`
+	// RateLimit limits requests on this route.
+	RateLimit *RateLimit `json:"rateLimit,omitempty"`
+	// Headers edits request and response headers.
+	Headers *HeaderPolicy `json:"headers,omitempty"`
 }
 
 // RouteMatch matches HTTP requests; every given condition must hold.
 type RouteMatch struct {
-	Path    *PathMatch    `json:"path,omitempty"`
+	// Path matches the request path.
+	Path *PathMatch `json:"path,omitempty"`
+	// Headers must all match.
 	Headers []HeaderMatch `json:"headers,omitempty"`
-	Methods []string      `json:"methods,omitempty"`
-	Query   []QueryMatch  `json:"query,omitempty"`
+	// Methods the route takes; empty takes any.
+	Methods []string `json:"methods,omitempty"`
+	// Query parameters must all match.
+	Query []QueryMatch `json:"query,omitempty"`
 }
 
 // PathMatch has exactly one of Exact, Prefix and Regex. A prefix matches
 // whole segments: /api matches /api and /api/x, not /apis.
 type PathMatch struct {
-	Exact  string `json:"exact,omitempty"`
+	// Exact path.
+	Exact string `json:"exact,omitempty"`
+	// Prefix of whole path segments.
 	Prefix string `json:"prefix,omitempty"`
-	Regex  string `json:"regex,omitempty"`
+	// Regex (RE2) the whole path must match.
+	Regex string `json:"regex,omitempty"`
 }
 
 // HeaderMatch matches a request header by exact value, regex or presence.
 type HeaderMatch struct {
-	Name    string `json:"name"`
-	Exact   string `json:"exact,omitempty"`
-	Regex   string `json:"regex,omitempty"`
-	Present bool   `json:"present,omitempty"`
-	Invert  bool   `json:"invert,omitempty"`
+	// Name of the header.
+	Name string `json:"name"`
+	// Exact value.
+	Exact string `json:"exact,omitempty"`
+	// Regex (RE2) the whole value must match.
+	Regex string `json:"regex,omitempty"`
+	// Present matches any value.
+	Present bool `json:"present,omitempty"`
+	// Invert negates the match.
+	Invert bool `json:"invert,omitempty"`
 }
 
 // QueryMatch matches a query parameter by exact value, regex or presence.
 type QueryMatch struct {
-	Name    string `json:"name"`
-	Exact   string `json:"exact,omitempty"`
-	Regex   string `json:"regex,omitempty"`
-	Present bool   `json:"present,omitempty"`
+	// Name of the query parameter.
+	Name string `json:"name"`
+	// Exact value.
+	Exact string `json:"exact,omitempty"`
+	// Regex (RE2) the whole value must match.
+	Regex string `json:"regex,omitempty"`
+	// Present matches any value.
+	Present bool `json:"present,omitempty"`
 }
 
 // Backend is a pool with a weight; weights split traffic (canary releases).
 // Weight defaults to 1; 0 is allowed and sends nothing (the start of a canary).
 type Backend struct {
-	Pool   string `json:"pool"`
-	Weight *int   `json:"weight,omitempty"`
+	// Pool to send to.
+	Pool string `json:"pool"`
+	// Weight of this backend among the route's backends.
+	Weight *int `json:"weight,omitempty"`
 }
 
 // W returns the backend's weight (1 when unset).
@@ -81,39 +110,54 @@ func (b Backend) W() int {
 
 // Redirect answers with a redirect; empty fields keep the request's value.
 type Redirect struct {
-	Scheme     string `json:"scheme,omitempty"`
-	Host       string `json:"host,omitempty"`
-	Port       int    `json:"port,omitempty"`
-	Path       string `json:"path,omitempty"`
-	StripQuery bool   `json:"stripQuery,omitempty"`
+	// Scheme of the target: http or https.
+	Scheme string `json:"scheme,omitempty"`
+	// Host of the target.
+	Host string `json:"host,omitempty"`
+	// Port of the target.
+	Port int `json:"port,omitempty"`
+	// Path of the target.
+	Path string `json:"path,omitempty"`
+	// StripQuery drops the query string.
+	StripQuery bool `json:"stripQuery,omitempty"`
 	// Code is 301, 302 (default), 303, 307 or 308.
 	Code int `json:"code,omitempty" fulcrum:"nonzero"`
 }
 
 // DirectResponse answers without a backend.
 type DirectResponse struct {
-	Status      int    `json:"status"`
-	Body        string `json:"body,omitempty"`
+	// Status code of the answer.
+	Status int `json:"status"`
+	// Body of the answer (at most 64 KiB).
+	Body string `json:"body,omitempty"`
+	// ContentType of the body.
 	ContentType string `json:"contentType,omitempty"`
 }
 
 // Mirror copies a share of requests to a shadow pool, fire and forget.
 type Mirror struct {
-	Pool    string  `json:"pool"`
+	// Pool receiving the copies.
+	Pool string `json:"pool"`
+	// Percent of requests copied (0 to 100, fractions allowed).
 	Percent float64 `json:"percent"`
 }
 
 // HeaderPolicy edits request and response headers.
 type HeaderPolicy struct {
-	Request  *HeaderEdits `json:"request,omitempty"`
+	// Request headers sent to the member.
+	Request *HeaderEdits `json:"request,omitempty"`
+	// Response headers sent to the client.
 	Response *HeaderEdits `json:"response,omitempty"`
 }
 
 // HeaderEdits: Set replaces, Add appends, Remove deletes.
 type HeaderEdits struct {
-	Set    map[string]string `json:"set,omitempty"`
-	Add    map[string]string `json:"add,omitempty"`
-	Remove []string          `json:"remove,omitempty"`
+	// Set replaces (or adds) headers.
+	Set map[string]string `json:"set,omitempty"`
+	// Add appends headers.
+	Add map[string]string `json:"add,omitempty"`
+	// Remove deletes headers.
+	Remove []string `json:"remove,omitempty"`
 }
 
 // GetKind implements Object.

@@ -38,13 +38,20 @@ type TypeMeta struct {
 // that a non-zero Revision given to the API is a precondition (like an
 // If-Match header): the write fails if the stored object has moved on.
 type Metadata struct {
-	Name        string            `json:"name"`
-	Labels      map[string]string `json:"labels,omitempty"`
+	// Name identifies the object among its kind: lower-case letters, digits, '-' and '.'.
+	Name string `json:"name"`
+	// Labels are free-form key/value pairs for selecting and grouping objects.
+	Labels map[string]string `json:"labels,omitempty"`
+	// Annotations carry free-form notes and tool data; they change nothing.
 	Annotations map[string]string `json:"annotations,omitempty"`
-	Revision    int64             `json:"revision,omitempty"`
-	CreatedAt   string            `json:"createdAt,omitempty"`
-	UpdatedAt   string            `json:"updatedAt,omitempty"`
-	UpdatedBy   string            `json:"updatedBy,omitempty"`
+	// Revision is the revision of the object's last change.
+	Revision int64 `json:"revision,omitempty"`
+	// CreatedAt is when the object was created (RFC 3339).
+	CreatedAt string `json:"createdAt,omitempty"`
+	// UpdatedAt is when the object last changed (RFC 3339).
+	UpdatedAt string `json:"updatedAt,omitempty"`
+	// UpdatedBy is the token name that made the last change.
+	UpdatedBy string `json:"updatedBy,omitempty"`
 }
 
 // Object is implemented by every Fulcrum resource.
