@@ -15,6 +15,23 @@ import (
 	"github.com/fulcrumlb/fulcrum/translator"
 )
 
+// HealthCheckOf returns the active check a Cluster configures (nil when it
+// configures none), the probe port override (0: the member's port) and the
+// check type for display. The control plane uses it on clusters translated
+// with ActiveHealthChecks, so that it probes exactly as a standalone proxy
+// would: one mapping from the API to the checker.
+func HealthCheckOf(c *clusterv3.Cluster) (*health.Config, uint32, string, error) {
+	md, err := translator.ClusterMeta(c)
+	if err != nil {
+		return nil, 0, "", err
+	}
+	var out Cluster
+	if err := buildHealthCheck(c, md, &out); err != nil {
+		return nil, 0, "", fmt.Errorf("cluster %s: %w", c.GetName(), err)
+	}
+	return out.HealthCheck, out.HealthCheckPort, out.HealthCheckType, nil
+}
+
 // buildHealthCheck reads Cluster.health_checks (present when the data plane
 // probes members itself) and the Fulcrum-only extras from the metadata.
 func buildHealthCheck(c *clusterv3.Cluster, md *translator.ClusterMetadata, out *Cluster) error {
