@@ -44,6 +44,42 @@ type Loaded struct {
 // Pools, applies defaults, and validates the whole set, collecting every
 // error. The configuration is returned only when there is no error.
 func Load(inputs []Input, opt ValidateOptions) (*Loaded, ErrorList) {
+	dec, list := DecodeInputs(inputs, opt)
+	out := &Loaded{Config: &Config{}, Sources: dec.Sources, Objects: dec.Objects}
+	for _, o := range dec.Objects {
+		out.Config.Add(o)
+	}
+	if len(out.Objects) == 0 && len(list) == 0 {
+		list = append(list, &FieldError{Source: Source{File: inputNames(inputs)}, Reason: "no objects found: expected YAML or JSON documents with apiVersion, kind, metadata and spec"})
+	}
+	SetDefaults(out.Config)
+	list = append(list, DropRepeats(validate(out.Config, out.Sources, opt), dec.BadPaths)...)
+	list.Sort()
+	list, out.Warnings = list.Split()
+	if len(list) > 0 {
+		return nil, list
+	}
+	out.Config.Sort()
+	return out, nil
+}
+
+// Decoded is what DecodeInputs found.
+type Decoded struct {
+	// Objects in the order the inputs gave them, Kubernetes pairs last.
+	Objects []Object
+	// Sources says where each object came from.
+	Sources map[Object]Source
+	// BadPaths lists, per object, the fields that failed decoding and were
+	// left out (see DropRepeats).
+	BadPaths map[Object][]string
+}
+
+// DecodeInputs decodes every input strictly and turns Kubernetes Service +
+// Endpoints pairs into Pools, without defaults or validation: for callers
+// that validate the objects together with others, as the control plane
+// validates an apply against the stored configuration. It returns every
+// decoding error; an object with bad fields is kept without them.
+func DecodeInputs(inputs []Input, opt ValidateOptions) (*Decoded, ErrorList) {
 	var list ErrorList
 	var docs []Document
 	for _, in := range inputs {
@@ -55,28 +91,15 @@ func Load(inputs []Input, opt ValidateOptions) (*Loaded, ErrorList) {
 		list = append(list, errs...)
 	}
 	docs = append(docs, convertKube(docs, &list)...)
-	out := &Loaded{Config: &Config{}, Sources: map[Object]Source{}}
-	bad := map[Object][]string{}
+	out := &Decoded{Sources: map[Object]Source{}, BadPaths: map[Object][]string{}}
 	for _, d := range docs {
 		if d.Object != nil {
-			out.Config.Add(d.Object)
-			out.Sources[d.Object] = d.Source
 			out.Objects = append(out.Objects, d.Object)
-			bad[d.Object] = d.BadPaths
+			out.Sources[d.Object] = d.Source
+			out.BadPaths[d.Object] = d.BadPaths
 		}
 	}
-	if len(out.Objects) == 0 && len(list) == 0 {
-		list = append(list, &FieldError{Source: Source{File: inputNames(inputs)}, Reason: "no objects found: expected YAML or JSON documents with apiVersion, kind, metadata and spec"})
-	}
-	SetDefaults(out.Config)
-	list = append(list, dropRepeats(validate(out.Config, out.Sources, opt), out.Config, bad)...)
-	list.Sort()
-	list, out.Warnings = list.Split()
-	if len(list) > 0 {
-		return nil, list
-	}
-	out.Config.Sort()
-	return out, nil
+	return out, list
 }
 
 // Validate checks a whole configuration: every object on its own, then the
@@ -89,13 +112,13 @@ func Validate(c *Config, sources map[Object]Source, opt ValidateOptions) (errors
 	return list.Split()
 }
 
-// dropRepeats removes validation errors about fields that already failed
+// DropRepeats removes validation errors about fields that already failed
 // decoding: "address: required" after "address: must be a string" says
 // nothing new.
-func dropRepeats(list ErrorList, c *Config, bad map[Object][]string) ErrorList {
+func DropRepeats(list ErrorList, bad map[Object][]string) ErrorList {
 	badByRef := map[string][]string{}
-	for _, o := range c.Objects() {
-		badByRef[Ref(o)] = append(badByRef[Ref(o)], bad[o]...)
+	for o, paths := range bad {
+		badByRef[Ref(o)] = append(badByRef[Ref(o)], paths...)
 	}
 	out := list[:0]
 	for _, e := range list {

@@ -162,6 +162,9 @@ func TestTokens(t *testing.T) {
 	if err := s.CreateToken(ctx, Token{ID: "def", Name: "ops", Role: "admin", Hash: "h2"}); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.CreateToken(ctx, Token{ID: "ghi", Name: "ops", Role: "viewer", Hash: "h3"}); !errors.Is(err, ErrConflict) {
+		t.Fatalf("duplicate name: %v", err)
+	}
 	got, err := s.TokenByHash(ctx, tok.Hash)
 	if err != nil || *got != tok {
 		t.Fatalf("TokenByHash = %+v, %v", got, err)
@@ -178,6 +181,9 @@ func TestTokens(t *testing.T) {
 	}
 	if err := s.DeleteToken(ctx, "abc"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("second delete: %v", err)
+	}
+	if err := s.CreateToken(ctx, Token{ID: "abc2", Name: "ci", Role: "editor", Hash: "h4"}); err != nil {
+		t.Fatalf("a deleted token's name is not free again: %v", err)
 	}
 }
 

@@ -22,6 +22,7 @@ const (
 	dirHealth      = "health/"      // health/<pool>
 	dirTokenID     = "tokens/id/"   // tokens/id/<id>
 	dirTokenHash   = "tokens/hash/" // tokens/hash/<hash>
+	dirTokenName   = "tokens/name/" // tokens/name/<name>: the token's ID
 	dirProxies     = "proxies/"     // proxies/<node>, leased
 )
 
@@ -51,6 +52,8 @@ func (k keys) health(pool string) string { return k.prefix + dirHealth + pool }
 func (k keys) tokenID(id string) string { return k.prefix + dirTokenID + url.PathEscape(id) }
 
 func (k keys) tokenHash(h string) string { return k.prefix + dirTokenHash + url.PathEscape(h) }
+
+func (k keys) tokenName(n string) string { return k.prefix + dirTokenName + url.PathEscape(n) }
 
 func (k keys) proxy(node string) string { return k.prefix + dirProxies + url.PathEscape(node) }
 

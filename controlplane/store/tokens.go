@@ -31,18 +31,21 @@ func (s *Store) CreateToken(ctx context.Context, t Token) error {
 	if err != nil {
 		return fmt.Errorf("store: create token: %w", err)
 	}
-	idKey, hashKey := s.k.tokenID(t.ID), s.k.tokenHash(t.Hash)
+	// The name is reserved in the same transaction: it is the actor in the
+	// operation log, so it must name exactly one token.
+	idKey, hashKey, nameKey := s.k.tokenID(t.ID), s.k.tokenHash(t.Hash), s.k.tokenName(t.Name)
 	resp, err := s.txn(ctx, "create token",
 		[]clientv3.Cmp{
 			clientv3.Compare(clientv3.CreateRevision(idKey), "=", 0),
 			clientv3.Compare(clientv3.CreateRevision(hashKey), "=", 0),
+			clientv3.Compare(clientv3.CreateRevision(nameKey), "=", 0),
 		},
-		clientv3.OpPut(idKey, string(data)), clientv3.OpPut(hashKey, string(data)))
+		clientv3.OpPut(idKey, string(data)), clientv3.OpPut(hashKey, string(data)), clientv3.OpPut(nameKey, t.ID))
 	if err != nil {
 		return err
 	}
 	if !resp.Succeeded {
-		return fmt.Errorf("store: create token %s: the ID or the hash is taken: %w", t.ID, ErrConflict)
+		return fmt.Errorf("store: create token %s (%s): the ID, the hash or the name is taken: %w", t.ID, t.Name, ErrConflict)
 	}
 	return nil
 }
@@ -97,7 +100,7 @@ func (s *Store) DeleteToken(ctx context.Context, id string) error {
 	// re-create of the same ID cannot leave a hash entry behind.
 	resp, err := s.txn(ctx, "delete token",
 		[]clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(s.k.tokenID(id)), "=", r.modRev)},
-		clientv3.OpDelete(s.k.tokenID(id)), clientv3.OpDelete(s.k.tokenHash(t.Hash)))
+		clientv3.OpDelete(s.k.tokenID(id)), clientv3.OpDelete(s.k.tokenHash(t.Hash)), clientv3.OpDelete(s.k.tokenName(t.Name)))
 	if err != nil {
 		return err
 	}
