@@ -5,8 +5,6 @@ package main
 import "github.com/fulcrumlb/fulcrum/internal/cli"
 
 func main() {
-	cli.Main(cli.NewRoot(
-		cli.ValidateCommand(),
-		cli.VersionCommand(),
-	))
+	cmds := append(cli.ClientCommands(), cli.ValidateCommand(), cli.VersionCommand())
+	cli.Main(cli.NewRoot(cmds...))
 }
