@@ -6,6 +6,7 @@
 package tools
 
 import (
+	_ "github.com/cespare/xxhash/v2"
 	_ "github.com/chromedp/chromedp"
 	_ "github.com/cilium/ebpf"
 	_ "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
@@ -13,6 +14,7 @@ import (
 	_ "github.com/envoyproxy/go-control-plane/pkg/server/v3"
 	_ "github.com/go-sql-driver/mysql"
 	_ "github.com/google/go-cmp/cmp"
+	_ "github.com/gorilla/websocket"
 	_ "github.com/miekg/dns"
 	_ "github.com/pires/go-proxyproto"
 	_ "github.com/prometheus/client_golang/prometheus"
@@ -25,6 +27,4 @@ import (
 	_ "google.golang.org/grpc"
 	_ "google.golang.org/grpc/health/grpc_health_v1"
 	_ "sigs.k8s.io/yaml"
-	_ "github.com/cespare/xxhash/v2"
-	_ "github.com/gorilla/websocket"
 )

@@ -40,8 +40,8 @@ func serveFulcrum(path string) error {
 	}
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	p, err := proxy.New(proxy.Options{Logger: logger, CheckHealth: true,
-		NewFactories: func(deps runtime.Deps, ups *upstream.Manager) []runtime.ServerFactory {
-			return []runtime.ServerFactory{l4.NewFactory(deps, ups)}
+		NewFactories: func(deps runtime.Deps, ups *upstream.Manager) ([]runtime.ServerFactory, error) {
+			return []runtime.ServerFactory{l4.NewFactory(deps, ups)}, nil
 		}})
 	if err != nil {
 		return err

@@ -2,9 +2,13 @@
 // and the client commands.
 package main
 
-import "github.com/fulcrumlb/fulcrum/internal/cli"
+import (
+	"github.com/fulcrumlb/fulcrum/dataplane/factories"
+	"github.com/fulcrumlb/fulcrum/internal/cli"
+	"github.com/fulcrumlb/fulcrum/internal/cli/proxycmd"
+)
 
 func main() {
-	cmds := append(cli.ClientCommands(), cli.ValidateCommand(), cli.VersionCommand())
+	cmds := append(cli.ClientCommands(), proxycmd.Command(factories.All), cli.ValidateCommand(), cli.VersionCommand())
 	cli.Main(cli.NewRoot(cmds...))
 }

@@ -170,4 +170,3 @@ spec:
 		t.Errorf("target: %+v back %v", tg, back)
 	}
 }
-

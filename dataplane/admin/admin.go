@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"time"
 
@@ -108,6 +109,10 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /config_dump", s.auth(http.HandlerFunc(s.configDump)))
 	mux.Handle("GET /clusters", s.auth(http.HandlerFunc(s.clusters)))
 	mux.Handle("GET /{$}", s.auth(http.HandlerFunc(s.index)))
+	// Profiles of the running proxy, for benchmarks and incidents.
+	mux.Handle("GET /debug/pprof/", s.auth(http.HandlerFunc(pprof.Index)))
+	mux.Handle("GET /debug/pprof/profile", s.auth(http.HandlerFunc(pprof.Profile)))
+	mux.Handle("GET /debug/pprof/trace", s.auth(http.HandlerFunc(pprof.Trace)))
 	return mux
 }
 
@@ -128,7 +133,7 @@ func (s *Server) auth(h http.Handler) http.Handler {
 }
 
 func (s *Server) index(w http.ResponseWriter, _ *http.Request) {
-	fmt.Fprintln(w, "fulcrum data plane admin\n\n/ready        readiness\n/metrics      Prometheus metrics\n/config_dump  configuration in force (secrets redacted)\n/clusters     pools and members: health, reasons, counters")
+	fmt.Fprintln(w, "fulcrum data plane admin\n\n/ready        readiness\n/metrics      Prometheus metrics\n/config_dump  configuration in force (secrets redacted)\n/clusters     pools and members: health, reasons, counters\n/debug/pprof/ Go profiles (CPU, heap, goroutines)")
 }
 
 // ready answers 200 once a configuration is in force, 503 before.
@@ -193,6 +198,7 @@ func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	// An encoding error can only be a write error: the client went away.
 	_ = enc.Encode(v)
 }

@@ -84,9 +84,9 @@ func startProxy(t *testing.T, yaml string) *harness {
 	late := &recordingFactory{servers: map[string]runtime.Server{}}
 	h.late = late
 	p, err := proxy.New(proxy.Options{Logger: logger, Registerer: h.reg, CheckHealth: true,
-		NewFactories: func(deps runtime.Deps, ups *upstream.Manager) []runtime.ServerFactory {
+		NewFactories: func(deps runtime.Deps, ups *upstream.Manager) ([]runtime.ServerFactory, error) {
 			late.f = NewFactory(deps, ups)
-			return []runtime.ServerFactory{late}
+			return []runtime.ServerFactory{late}, nil
 		}})
 	if err != nil {
 		t.Fatal(err)

@@ -36,7 +36,7 @@ type Options struct {
 	// NewFactories builds the servers of the listener protocols (L7 and
 	// L4) once the proxy's live upstreams exist. Servers pick members from
 	// ups and log and register metrics through deps.
-	NewFactories func(deps runtime.Deps, ups *upstream.Manager) []runtime.ServerFactory
+	NewFactories func(deps runtime.Deps, ups *upstream.Manager) ([]runtime.ServerFactory, error)
 	// Factories are prebuilt factories, served in addition (tests).
 	Factories []runtime.ServerFactory
 }
@@ -90,7 +90,11 @@ func New(opts Options) (*Proxy, error) {
 	factories := opts.Factories
 	if opts.NewFactories != nil {
 		deps := runtime.Deps{Logger: p.log, Registerer: opts.Registerer, Version: p.Version}
-		factories = append(factories, opts.NewFactories(deps, p.upstreams)...)
+		more, err := opts.NewFactories(deps, p.upstreams)
+		if err != nil {
+			return nil, fmt.Errorf("proxy: %w", err)
+		}
+		factories = append(factories, more...)
 	}
 	for _, f := range factories {
 		for _, proto := range f.Protocols() {
@@ -177,6 +181,13 @@ func (p *Proxy) Apply(version string, res *runtime.Resources) error {
 	p.metrics.version(version)
 	p.log.Info("configuration applied", "version", version, "listeners", len(snap.Listeners), "clusters", len(snap.Clusters))
 	return errors.Join(errs...)
+}
+
+// Reject records a configuration refused before it reached Apply (by the
+// file loader's validation, say), so /config_dump shows it like any NACK.
+func (p *Proxy) Reject(version string, err error) {
+	p.rejected.Store(&Rejection{Version: version, Error: err.Error(), At: time.Now()})
+	p.metrics.applied(false)
 }
 
 // reject records and returns a refused configuration; nothing has changed.

@@ -76,11 +76,11 @@ func TestReconcile(t *testing.T) {
 	l7 := &fakeFactory{protos: []string{"http", "https", "grpc"}}
 	l4 := &fakeFactory{protos: []string{"tcp", "tls", "udp"}}
 	// Real factories need the proxy's live upstreams: NewFactories gets them.
-	p, err := New(Options{NewFactories: func(deps runtime.Deps, ups *upstream.Manager) []runtime.ServerFactory {
+	p, err := New(Options{NewFactories: func(deps runtime.Deps, ups *upstream.Manager) ([]runtime.ServerFactory, error) {
 		if ups == nil || deps.Version == nil {
 			t.Error("factories built without upstreams or version")
 		}
-		return []runtime.ServerFactory{l7, l4}
+		return []runtime.ServerFactory{l7, l4}, nil
 	}})
 	if err != nil {
 		t.Fatal(err)

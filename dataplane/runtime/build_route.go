@@ -393,6 +393,14 @@ func buildPerFilter(cfgs map[string]*anypb.Any, out *Route) error {
 			}
 			c := cs.GetCookie()
 			out.Sticky = &StickySession{Cookie: c.GetName(), TTL: durOf(c.GetTtl()), Path: c.GetPath()}
+			for _, a := range c.GetAttributes() {
+				switch strings.ToLower(a.GetName()) {
+				case "samesite":
+					out.Sticky.SameSite = a.GetValue()
+				case "secure":
+					out.Sticky.Secure = true
+				}
+			}
 		}
 	}
 	return nil

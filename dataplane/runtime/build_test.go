@@ -323,7 +323,7 @@ func TestBuildRoutes(t *testing.T) {
 		t.Errorf("catch-all: %+v", other)
 	}
 	webRoute := s.Listeners[translator.ListenerName("Pool", "web")].Routes.VirtualHost([]byte("x")).Routes[0]
-	if webRoute.Sticky == nil || webRoute.Sticky.Cookie != "SRV" || webRoute.RateLimit == nil || webRoute.RateLimit.RequestsPerSecond != 2.5 {
+	if webRoute.Sticky == nil || webRoute.Sticky.Cookie != "SRV" || webRoute.Sticky.SameSite != "Lax" || webRoute.RateLimit == nil || webRoute.RateLimit.RequestsPerSecond != 2.5 {
 		t.Errorf("pool frontend route: sticky %+v rate %+v", webRoute.Sticky, webRoute.RateLimit)
 	}
 }

@@ -195,8 +195,11 @@ func (c *Cluster) ReleasePending() { c.pendingConns.Add(-1) }
 
 // Stats are the cluster's live gauges.
 type Stats struct {
-	ActiveRequests, ActiveRetries, PendingConnections, ActiveConnections int64
-	Panic                                                                bool
+	ActiveRequests     int64 `json:"activeRequests"`
+	ActiveRetries      int64 `json:"activeRetries"`
+	PendingConnections int64 `json:"pendingConnections"`
+	ActiveConnections  int64 `json:"activeConnections"`
+	Panic              bool  `json:"panic"`
 }
 
 // Stats returns the live gauges.

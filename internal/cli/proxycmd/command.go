@@ -24,7 +24,7 @@ import (
 )
 
 // Factories builds the protocol servers (L7, L4) for a proxy.
-type Factories func(deps runtime.Deps, ups *upstream.Manager) []runtime.ServerFactory
+type Factories func(deps runtime.Deps, ups *upstream.Manager) ([]runtime.ServerFactory, error)
 
 // Options of `fulcrum proxy`.
 type Options struct {

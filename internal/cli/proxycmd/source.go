@@ -56,6 +56,7 @@ func (s *FileSource) Reload(force bool) (changed bool, err error) {
 		for _, e := range list {
 			s.Log.Error("configuration error: "+e.Error(), "version", version)
 		}
+		s.Proxy.Reject(version, list)
 		return false, fmt.Errorf("%w: %d error(s); the running configuration stays", ErrInvalid, len(list))
 	}
 	for _, w := range loaded.Warnings {
@@ -64,6 +65,7 @@ func (s *FileSource) Reload(force bool) (changed bool, err error) {
 	res, err := translator.Translate(loaded.Config, translator.Options{ActiveHealthChecks: true, DefaultAddress: "127.0.0.1"})
 	if err != nil {
 		s.Log.Error("configuration error: "+err.Error(), "version", version)
+		s.Proxy.Reject(version, err)
 		return false, fmt.Errorf("%w: the running configuration stays", ErrInvalid)
 	}
 	if err := s.Proxy.Apply(version, res); err != nil {

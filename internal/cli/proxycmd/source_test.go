@@ -30,8 +30,8 @@ func (nopFactory) NewServer(*runtime.Listener, runtime.Socket) (runtime.Server, 
 	return nopServer{}, nil
 }
 
-func nopFactories(runtime.Deps, *upstream.Manager) []runtime.ServerFactory {
-	return []runtime.ServerFactory{nopFactory{}}
+func nopFactories(runtime.Deps, *upstream.Manager) ([]runtime.ServerFactory, error) {
+	return []runtime.ServerFactory{nopFactory{}}, nil
 }
 
 func freePort(t *testing.T) int {
@@ -77,6 +77,9 @@ func TestFileSourceReload(t *testing.T) {
 	}
 	if p.Version() != v1 {
 		t.Error("an invalid file replaced the running configuration")
+	}
+	if r := p.LastRejection(); r == nil || !strings.Contains(r.Error, "spec.algorithm") {
+		t.Errorf("the rejection is not visible (for /config_dump): %+v", r)
 	}
 	for _, want := range []string{"Pool/web: spec.frontend.protocol:", "Pool/web: spec.algorithm:"} {
 		if !strings.Contains(logs.String(), want) {
