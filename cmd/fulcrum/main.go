@@ -3,12 +3,17 @@
 package main
 
 import (
+	"github.com/spf13/cobra"
+
 	"github.com/fulcrumlb/fulcrum/dataplane/factories"
 	"github.com/fulcrumlb/fulcrum/internal/cli"
 	"github.com/fulcrumlb/fulcrum/internal/cli/proxycmd"
+	"github.com/fulcrumlb/fulcrum/internal/cli/servecmd"
 )
 
 func main() {
-	cmds := append(cli.ClientCommands(), proxycmd.Command(factories.All), cli.ValidateCommand(), cli.VersionCommand())
+	cmds := []*cobra.Command{servecmd.ServeCommand(factories.All), servecmd.ControlCommand(), proxycmd.Command(factories.All)}
+	cmds = append(cmds, cli.ClientCommands()...)
+	cmds = append(cmds, cli.ValidateCommand(), cli.VersionCommand())
 	cli.Main(cli.NewRoot(cmds...))
 }
