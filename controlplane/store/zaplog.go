@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"log/slog"
+	"strings"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -50,11 +51,26 @@ func (c *slogCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
 		level = slog.LevelWarn
 	}
 	args := attrs(fields)
+	if level >= slog.LevelWarn && closingNoise(args) {
+		// The embedded etcd reports its own listeners closing, on every
+		// clean shutdown, as errors; they are not.
+		level = slog.LevelDebug
+	}
 	if e.LoggerName != "" {
 		args = append(args, "logger", e.LoggerName)
 	}
 	c.l.Log(context.Background(), level, e.Message, args...)
 	return nil
+}
+
+// closingNoise recognises etcd's "use of closed network connection" errors.
+func closingNoise(args []any) bool {
+	for i := 1; i < len(args); i += 2 {
+		if s, ok := args[i].(string); ok && strings.Contains(s, "use of closed network connection") {
+			return true
+		}
+	}
+	return false
 }
 
 // Sync implements zapcore.Core; slog handlers do not buffer.
