@@ -17,6 +17,7 @@ all: build
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/fulcrum ./cmd/fulcrum
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/fulcrum-proxy ./cmd/fulcrum-proxy
 
 # The whole suite: real peers required, race detector on.
 test: deps tools lint
