@@ -9,7 +9,7 @@ VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || ech
 LDFLAGS       := -X github.com/fulcrumlb/fulcrum/internal/version.Version=$(VERSION)
 
 # Debian packages the test suite drives as real peers (see docs/conventions.md).
-DEB_PACKAGES  := mariadb-server etcd-server haproxy nginx-light libnginx-mod-stream
+DEB_PACKAGES  := mariadb-server etcd-server haproxy nginx-light libnginx-mod-stream chromium
 
 .PHONY: all build test deps tools lint vet staticcheck fmt-check unit clean
 

@@ -18,7 +18,8 @@
 //		Proxies: func(ctx context.Context) ([]apiserver.ProxyView, error) { ... }})
 //	mux := http.NewServeMux()
 //	mux.Handle("/api/", srv)
-//	mux.Handle("/", console.New(console.Options{Auth: srv.Auth(), ...}))
+//	ui, _ := console.New(ctx, console.Options{Store: st, API: srv, MetricsTargets: []string{adminAddr}})
+//	mux.Handle("/", ui)
 //
 // # Security
 //

@@ -1,5 +1,5 @@
 // Package server assembles a control plane: the etcd store, the REST API
-// (and the console) on one listener, the xDS server that pushes every
+// and the web console on one listener, the xDS server that pushes every
 // change to the data planes, and the leader-elected health checks.
 //
 // The flow of one change: the API writes to the store; the store's watch
@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/fulcrumlb/fulcrum/controlplane/apiserver"
+	"github.com/fulcrumlb/fulcrum/controlplane/console"
 	"github.com/fulcrumlb/fulcrum/controlplane/healthsvc"
 	"github.com/fulcrumlb/fulcrum/controlplane/ipam"
 	"github.com/fulcrumlb/fulcrum/controlplane/store"
@@ -54,8 +55,9 @@ type Options struct {
 	// Replica names this control plane among its peers (default: host name
 	// and process id).
 	Replica string
-	// Console, when set, is mounted at "/" on the API listener.
-	Console func(*Server) (http.Handler, error)
+	// MetricsTargets are data planes' admin listeners whose metrics feed
+	// the console's live charts.
+	MetricsTargets []string
 	Logger  *slog.Logger
 	// Registry receives every control-plane metric and is served at
 	// /metrics on the API listener (with a viewer token).
@@ -106,7 +108,7 @@ func Start(ctx context.Context, opt Options) (s *Server, err error) {
 	if err = s.startXDS(runCtx); err != nil {
 		return nil, err
 	}
-	if err = s.startAPI(ctx); err != nil {
+	if err = s.startAPI(runCtx); err != nil {
 		return nil, err
 	}
 	hs := healthsvc.New(healthsvc.Options{Store: s.st, Logger: s.log, Registerer: opt.Registry, Replica: opt.Replica})
@@ -157,6 +159,8 @@ func (s *Server) startXDS(ctx context.Context) error {
 	return nil
 }
 
+// startAPI serves the REST API, /metrics and the console on one listener;
+// ctx bounds the console's background work (watch, scrapes, live streams).
 func (s *Server) startAPI(ctx context.Context) error {
 	var err error
 	s.api, err = apiserver.New(apiserver.Options{Store: s.st, Logger: s.log, Registerer: s.opt.Registry, Proxies: s.proxies})
@@ -167,13 +171,12 @@ func (s *Server) startAPI(ctx context.Context) error {
 	mux.Handle("/api/", s.api)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.Handle("GET /metrics", s.api.Auth().Middleware("viewer")(promhttp.HandlerFor(s.opt.Registry, promhttp.HandlerOpts{})))
-	if s.opt.Console != nil {
-		h, err := s.opt.Console(s)
-		if err != nil {
-			return err
-		}
-		mux.Handle("/", h)
+	ui, err := console.New(ctx, console.Options{Store: s.st, API: s.api, Logger: s.log, Registerer: s.opt.Registry,
+		MetricsTargets: s.opt.MetricsTargets})
+	if err != nil {
+		return err
 	}
+	mux.Handle("/", ui)
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	if s.apiLn, err = net.Listen("tcp", orDefault(s.opt.APIAddress, DefaultAPIAddress)); err != nil {
 		return fmt.Errorf("api listener: %w", err)
@@ -254,8 +257,11 @@ func (s *Server) APIAddress() string { return s.apiLn.Addr().String() }
 // XDSAddress returns the bound xDS address.
 func (s *Server) XDSAddress() string { return s.xdsLn.Addr().String() }
 
-// Close stops every loop and listener, then the store.
+// Close stops every loop and listener, then the store. The loops stop
+// first: the console's live streams end with them, so the API listener's
+// shutdown does not wait for open browser tabs.
 func (s *Server) Close() {
+	s.cancel()
 	if s.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = s.http.Shutdown(ctx)
@@ -264,7 +270,6 @@ func (s *Server) Close() {
 	if s.xds != nil {
 		s.xds.Stop()
 	}
-	s.cancel()
 	s.wg.Wait()
 	if s.st != nil {
 		_ = s.st.Close()

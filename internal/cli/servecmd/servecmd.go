@@ -62,7 +62,7 @@ func command(name string, local bool, factories proxycmd.Factories) *cobra.Comma
 		cmd.Short = "Run a control plane and a local data plane in one process"
 		cmd.Long = `Serve runs everything on one machine: a control plane with an embedded
 single-member etcd in --data-dir (or an external cluster with --etcd), the
-REST API and web console on --api, xDS for other data planes on --xds, the
+REST API and the web console on --api, xDS for other data planes on --xds, the
 leader-elected health checks, and a local data plane fed over xDS like any
 other, with its admin listener on --admin.
 
@@ -96,6 +96,7 @@ and xDS, one (elected) runs the health checks.`
 	f.StringSliceVar(&opts.VIPPools, "vip-pool", nil, "CIDRs VIPs are allocated from (default 127.0.1.0/24)")
 	f.StringVar(&opts.PortRange, "port-range", "", "ports allocated to frontends, FIRST-LAST (default 30000-32767)")
 	f.StringVar(&opts.Replica, "replica", "", "this control plane's name among its peers (default host-pid)")
+	f.StringSliceVar(&opts.MetricsTargets, "metrics-from", nil, "data planes' admin addresses whose metrics feed the console's charts (host:port,...)")
 	f.StringVar(&opts.LogFormat, "log-format", opts.LogFormat, "text or json")
 	f.StringVar(&opts.LogLevel, "log-level", opts.LogLevel, "debug, info, warn or error")
 	if local {
@@ -124,6 +125,10 @@ func run(ctx context.Context, opts Options, local bool, factories proxycmd.Facto
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	opts.Logger, opts.Registry = log, reg
+	if local {
+		// The console's live charts read the local data plane's metrics.
+		opts.MetricsTargets = append(opts.MetricsTargets, opts.Admin)
+	}
 	cp, err := server.Start(ctx, opts.Options)
 	if err != nil {
 		return err
