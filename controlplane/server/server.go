@@ -58,7 +58,7 @@ type Options struct {
 	// MetricsTargets are data planes' admin listeners whose metrics feed
 	// the console's live charts.
 	MetricsTargets []string
-	Logger  *slog.Logger
+	Logger         *slog.Logger
 	// Registry receives every control-plane metric and is served at
 	// /metrics on the API listener (with a viewer token).
 	Registry *prometheus.Registry
