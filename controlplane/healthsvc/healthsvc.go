@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -116,7 +117,13 @@ func (s *Service) term(ctx context.Context) error {
 
 // lead runs a checker over the configured members and writes what it finds.
 func (s *Service) lead(ctx context.Context, fence store.Fence) error {
-	checker, err := health.New(health.Options{Logger: s.log, Registerer: s.opt.Registerer})
+	var reg prometheus.Registerer
+	if s.opt.Registerer != nil {
+		term := &termRegisterer{Registerer: s.opt.Registerer}
+		defer term.unregisterAll()
+		reg = term
+	}
+	checker, err := health.New(health.Options{Logger: s.log, Registerer: reg})
 	if err != nil {
 		return err
 	}
@@ -335,4 +342,44 @@ func equalStatuses(a, b map[string][]api.MemberStatus) bool {
 		}
 	}
 	return true
+}
+
+// termRegisterer registers one term's checker metrics and unregisters them
+// when the term ends: a replica that lost the leadership can win it again
+// later (a second Checker on the same registry would be refused as a
+// duplicate, and the replica would lead without checking), and a follower
+// does not export the stale gauges of its last term.
+type termRegisterer struct {
+	prometheus.Registerer
+	mu         sync.Mutex
+	collectors []prometheus.Collector
+}
+
+// Register implements prometheus.Registerer.
+func (r *termRegisterer) Register(c prometheus.Collector) error {
+	if err := r.Registerer.Register(c); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.collectors = append(r.collectors, c)
+	r.mu.Unlock()
+	return nil
+}
+
+// MustRegister implements prometheus.Registerer.
+func (r *termRegisterer) MustRegister(cs ...prometheus.Collector) {
+	for _, c := range cs {
+		if err := r.Register(c); err != nil {
+			panic(err)
+		}
+	}
+}
+
+func (r *termRegisterer) unregisterAll() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range r.collectors {
+		r.Registerer.Unregister(c)
+	}
+	r.collectors = nil
 }

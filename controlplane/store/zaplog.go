@@ -63,10 +63,13 @@ func (c *slogCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
 	return nil
 }
 
-// closingNoise recognises etcd's "use of closed network connection" errors.
+// closingNoise recognises etcd's reports of its own listeners closing:
+// "use of closed network connection", and the "http: Server closed" and
+// "mux: server closed" its serving goroutines return on a clean stop.
 func closingNoise(args []any) bool {
 	for i := 1; i < len(args); i += 2 {
-		if s, ok := args[i].(string); ok && strings.Contains(s, "use of closed network connection") {
+		s, ok := args[i].(string)
+		if ok && (strings.Contains(s, "use of closed network connection") || strings.HasSuffix(strings.ToLower(s), "server closed")) {
 			return true
 		}
 	}

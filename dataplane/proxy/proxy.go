@@ -227,13 +227,21 @@ func (p *Proxy) bindNew(snap *runtime.Snapshot) (map[string]runtime.Socket, erro
 	return fresh, nil
 }
 
+// listenConfig binds frontends with SO_REUSEPORT (where the system has
+// it): several data planes on one host, or a new binary taking over from
+// the old one, serve the same frontend, and the kernel spreads new
+// connections and UDP flows across them. Only sockets of the same user
+// that all set the option can share a port, so a port held by another
+// program still fails to bind.
+var listenConfig = net.ListenConfig{Control: reusePort}
+
 func bind(l *runtime.Listener) (runtime.Socket, error) {
 	addr := l.Address.String()
 	if l.Protocol == runtime.ProtoUDP {
-		pc, err := net.ListenPacket("udp", addr)
+		pc, err := listenConfig.ListenPacket(context.Background(), "udp", addr)
 		return runtime.Socket{Packet: pc}, err
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := listenConfig.Listen(context.Background(), "tcp", addr)
 	return runtime.Socket{Stream: ln}, err
 }
 
