@@ -71,13 +71,14 @@ func BenchmarkPick(b *testing.B) {
 
 // BenchmarkPickParallel is BenchmarkPick at 100 members from GOMAXPROCS goroutines
 // sharing one picker, as a proxy's workers do: it shows the cost of shared counters.
+// ns/op is wall time per pick across all goroutines; cpu-ns/op is CPU per pick.
 func BenchmarkPickParallel(b *testing.B) {
 	for _, cfg := range benchConfigs(100) {
 		b.Run(benchName(cfg), func(b *testing.B) {
 			p := mustNew(b, cfg, nil)
 			defer p.Close()
 			res := Result{Latency: time.Millisecond, Status: 200}
-			b.ReportAllocs()
+			measureCPU(b)
 			b.RunParallel(func(pb *testing.PB) {
 				i := 0
 				for pb.Next() {

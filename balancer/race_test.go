@@ -34,6 +34,47 @@ func randomConfig(r *rand.Rand, i int) Config {
 	return cfg
 }
 
+// raceWorker picks n times from whatever picker cur holds, keeps up to eight requests
+// outstanding (so that many span a rebuild), finishes them in random order, and returns
+// the number of successful and refused picks.
+func raceWorker(t *testing.T, cur *atomic.Pointer[box], seed uint64, n int) (picks, refused int64) {
+	wr := rand.New(rand.NewPCG(seed, 2))
+	var held []Picked
+	defer func() {
+		for _, h := range held {
+			h.Done(Result{Err: errors.New("shutdown")})
+		}
+	}()
+	for i := range n {
+		info := PickInfo{Hash: wr.Uint64(), HasHash: i%2 == 0}
+		if i%7 == 0 {
+			info.Tried.AddAddress(addr(wr.IntN(12)))
+		}
+		p := cur.Load().p
+		pk, err := p.Pick(info)
+		switch {
+		case err == nil:
+			picks++
+			held = append(held, pk)
+		case errors.Is(err, ErrNoMembers), errors.Is(err, ErrAllTried):
+			refused++
+		default:
+			t.Errorf("Pick: %v", err)
+			return picks, refused
+		}
+		if lk, ok := p.Lookup(addr(wr.IntN(12))); ok {
+			held = append(held, lk)
+		}
+		// Finish a random outstanding request, possibly picked from an older picker.
+		for len(held) > 8 {
+			j := wr.IntN(len(held))
+			held[j].Done(Result{Latency: time.Duration(wr.IntN(5000)) * time.Microsecond, Status: 200 + 100*wr.IntN(4)})
+			held = append(held[:j], held[j+1:]...)
+		}
+	}
+	return picks, refused
+}
+
 // TestConcurrentPicksDuringRebuilds runs pickers on every core while the pool is rebuilt
 // hundreds of times (every algorithm, members joining, leaving, draining, failing).
 // Under -race it proves Pick, Lookup, Done, New and Close share no unsynchronised state;
@@ -58,38 +99,9 @@ func TestConcurrentPicksDuringRebuilds(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			wr := rand.New(rand.NewPCG(uint64(w), 2))
-			var held []Picked
-			for i := range picksPerWorker {
-				info := PickInfo{Hash: wr.Uint64(), HasHash: i%2 == 0}
-				if i%7 == 0 {
-					info.Tried.AddAddress(addr(wr.IntN(12)))
-				}
-				p := cur.Load().p
-				pk, err := p.Pick(info)
-				switch {
-				case err == nil:
-					picks.Add(1)
-					held = append(held, pk)
-				case errors.Is(err, ErrNoMembers), errors.Is(err, ErrAllTried):
-					failures.Add(1)
-				default:
-					t.Errorf("Pick: %v", err)
-					return
-				}
-				if lk, ok := p.Lookup(addr(wr.IntN(12))); ok {
-					held = append(held, lk)
-				}
-				// Finish a random outstanding request, possibly picked from an older picker.
-				for len(held) > 8 {
-					j := wr.IntN(len(held))
-					held[j].Done(Result{Latency: time.Duration(wr.IntN(5000)) * time.Microsecond, Status: 200 + 100*wr.IntN(4)})
-					held = append(held[:j], held[j+1:]...)
-				}
-			}
-			for _, h := range held {
-				h.Done(Result{Err: errors.New("shutdown")})
-			}
+			p, f := raceWorker(t, &cur, uint64(w), picksPerWorker)
+			picks.Add(p)
+			failures.Add(f)
 		}()
 	}
 	wg.Add(1)
