@@ -9,9 +9,9 @@ VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || ech
 LDFLAGS       := -X github.com/fulcrumlb/fulcrum/internal/version.Version=$(VERSION)
 
 # Debian packages the test suite drives as real peers (see docs/conventions.md).
-DEB_PACKAGES  := mariadb-server etcd-server haproxy nginx-light libnginx-mod-stream chromium
+DEB_PACKAGES  := mariadb-server etcd-server haproxy nginx-light libnginx-mod-stream chromium caddy wrk nghttp2-client
 
-.PHONY: all build test deps tools lint vet staticcheck fmt-check unit clean
+.PHONY: all build test deps tools lint vet staticcheck fmt-check unit clean bench bench-smoke
 
 all: build
 
@@ -19,9 +19,11 @@ build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/fulcrum ./cmd/fulcrum
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/fulcrum-proxy ./cmd/fulcrum-proxy
 
-# The whole suite: real peers required, race detector on.
+# The whole suite: real peers required, race detector on; then the
+# benchmark harness runs every benchmark for a moment (bench-smoke).
 test: deps tools lint
 	FULCRUM_REQUIRE_PEERS=1 $(GO) test -race -timeout 30m ./...
+	$(MAKE) bench-smoke
 
 # Quick loop for development: no installs, no race detector.
 unit:
@@ -57,6 +59,18 @@ deps:
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 	$(GO) mod download
+
+# Benchmarks against nginx, HAProxy and Caddy (docs/benchmarks.md): the full
+# set takes tens of minutes and writes bench/results/DATE.md. Add flags with
+# BENCH_FLAGS, e.g. make bench BENCH_FLAGS="-only b1,b2 -rounds 7".
+BENCH_FLAGS ?=
+bench: deps
+	$(GO) run ./bench $(BENCH_FLAGS)
+
+# Every benchmark for a moment with every contender (under 3 minutes): it
+# checks that the harness works, not how fast anything is.
+bench-smoke: deps
+	$(GO) run ./bench -smoke $(BENCH_FLAGS)
 
 clean:
 	rm -rf bin

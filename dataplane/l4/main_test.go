@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/fulcrumlb/fulcrum/internal/testutil"
 	"io"
 	"log/slog"
 	"net"
@@ -168,23 +169,11 @@ func (h *harness) metric(name string, labels ...string) float64 {
 	return total
 }
 
-// freePort returns a port that was free a moment ago.
-func freePort(t *testing.T, network string) int {
+// freePort returns a port, free for both TCP and UDP, outside the
+// ephemeral range (see testutil.FreePort).
+func freePort(t *testing.T, _ string) int {
 	t.Helper()
-	if network == "udp" {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pc.Close()
-		return pc.LocalAddr().(*net.UDPAddr).Port
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return testutil.FreePort(t)
 }
 
 // backend is a real TCP server on 127.0.0.1:0 that can be killed.

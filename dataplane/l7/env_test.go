@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"github.com/fulcrumlb/fulcrum/internal/testutil"
 	"io"
 	"net"
 	"net/http"
@@ -97,12 +98,7 @@ func (e *env) tryApply(yaml string) error {
 
 func freePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return testutil.FreePort(t)
 }
 
 // testBackend is a real HTTP server on 127.0.0.1:0 that answers with its name
@@ -115,11 +111,17 @@ type testBackend struct {
 	mu    sync.Mutex
 	last  *http.Request
 	delay atomic.Int64 // nanoseconds to sleep per request
+
+	// quit cuts short the delay of handlers still running when the test
+	// ends, and running counts them, so that cleanup leaves no goroutine
+	// behind for goleak to find.
+	quit    chan struct{}
+	running sync.WaitGroup
 }
 
 func newTestBackend(t *testing.T, name string, h http.HandlerFunc) *testBackend {
 	t.Helper()
-	b := &testBackend{name: name}
+	b := &testBackend{name: name, quit: make(chan struct{})}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -130,12 +132,17 @@ func newTestBackend(t *testing.T, name string, h http.HandlerFunc) *testBackend 
 			w.WriteHeader(200)
 			return
 		}
+		b.running.Add(1)
+		defer b.running.Done()
 		b.hits.Add(1)
 		b.mu.Lock()
 		b.last = r.Clone(context.Background())
 		b.mu.Unlock()
 		if d := b.delay.Load(); d > 0 {
-			time.Sleep(time.Duration(d))
+			select {
+			case <-time.After(time.Duration(d)):
+			case <-b.quit:
+			}
 		}
 		if h != nil {
 			h(w, r)
@@ -146,7 +153,11 @@ func newTestBackend(t *testing.T, name string, h http.HandlerFunc) *testBackend 
 		io.WriteString(w, name)
 	}), ErrorLog: nil}
 	go b.srv.Serve(ln)
-	t.Cleanup(func() { b.srv.Close() })
+	t.Cleanup(func() {
+		close(b.quit)
+		b.srv.Close()
+		b.running.Wait()
+	})
 	return b
 }
 

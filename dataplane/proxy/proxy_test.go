@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"fmt"
+	"github.com/fulcrumlb/fulcrum/internal/testutil"
 	"net"
 	"sync"
 	"testing"
@@ -60,12 +61,8 @@ func resources(t *testing.T, yaml string) *runtime.Resources {
 }
 
 func freePort(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Helper()
+	return testutil.FreePort(t)
 }
 
 func poolYAML(name, proto string, port int) string {

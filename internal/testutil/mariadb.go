@@ -191,15 +191,3 @@ func (m *MariaDB) errorLog() string {
 	}
 	return strings.Join(lines, "\n")
 }
-
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago, for
-// servers that must be told their port (the usual small race is accepted).
-func FreePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/fulcrumlb/fulcrum/internal/testutil"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,12 +35,8 @@ func nopFactories(runtime.Deps, *upstream.Manager) ([]runtime.ServerFactory, err
 }
 
 func freePort(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Helper()
+	return testutil.FreePort(t)
 }
 
 func TestFileSourceReload(t *testing.T) {

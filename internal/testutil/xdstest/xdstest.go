@@ -6,7 +6,7 @@ package xdstest
 import (
 	"context"
 	"fmt"
-	"net"
+	"github.com/fulcrumlb/fulcrum/internal/testutil"
 	"strings"
 	"sync"
 	"testing"
@@ -62,12 +62,7 @@ func Listener(name string, port int) string {
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return testutil.FreePort(t)
 }
 
 // Factory is a runtime.ServerFactory for every protocol whose servers
