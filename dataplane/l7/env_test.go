@@ -117,6 +117,7 @@ type testBackend struct {
 	// behind for goleak to find.
 	quit    chan struct{}
 	running sync.WaitGroup
+	closed  bool // guarded by mu
 }
 
 func newTestBackend(t *testing.T, name string, h http.HandlerFunc) *testBackend {
@@ -132,7 +133,15 @@ func newTestBackend(t *testing.T, name string, h http.HandlerFunc) *testBackend 
 			w.WriteHeader(200)
 			return
 		}
+		// Add happens under mu and only before cleanup sets closed, so it
+		// is ordered before cleanup's Wait, as WaitGroup requires.
+		b.mu.Lock()
+		if b.closed {
+			b.mu.Unlock()
+			return
+		}
 		b.running.Add(1)
+		b.mu.Unlock()
 		defer b.running.Done()
 		b.hits.Add(1)
 		b.mu.Lock()
@@ -154,6 +163,9 @@ func newTestBackend(t *testing.T, name string, h http.HandlerFunc) *testBackend 
 	}), ErrorLog: nil}
 	go b.srv.Serve(ln)
 	t.Cleanup(func() {
+		b.mu.Lock()
+		b.closed = true
+		b.mu.Unlock()
 		close(b.quit)
 		b.srv.Close()
 		b.running.Wait()
