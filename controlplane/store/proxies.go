@@ -56,17 +56,5 @@ func (s *Store) DeleteProxyStatus(ctx context.Context, node string, lease client
 
 // ListProxyStatus returns the status of every connected node, by name.
 func (s *Store) ListProxyStatus(ctx context.Context) ([]ProxyStatus, error) {
-	resp, err := s.txn(ctx, "list proxy status", nil, clientv3.OpGet(s.k.dir(dirProxies), clientv3.WithPrefix()))
-	if err != nil {
-		return nil, err
-	}
-	var out []ProxyStatus
-	for _, kv := range resp.Responses[0].GetResponseRange().Kvs {
-		var st ProxyStatus
-		if err := json.Unmarshal(kv.Value, &st); err != nil {
-			return nil, fmt.Errorf("store: corrupt proxy status %s: %w", kv.Key, err)
-		}
-		out = append(out, st)
-	}
-	return out, nil
+	return listJSON[ProxyStatus](ctx, s, "proxy status", dirProxies)
 }

@@ -267,3 +267,21 @@ func (s *Store) listPage(ctx context.Context, kind, start string, opts []clientv
 	}
 	return page, nil
 }
+
+// listJSON reads every key under the directory d and decodes each value
+// as JSON into a T, in key order; what names the values in errors.
+func listJSON[T any](ctx context.Context, s *Store, what, d string) ([]T, error) {
+	resp, err := s.txn(ctx, "list "+what, nil, clientv3.OpGet(s.k.dir(d), clientv3.WithPrefix()))
+	if err != nil {
+		return nil, err
+	}
+	var out []T
+	for _, kv := range resp.Responses[0].GetResponseRange().Kvs {
+		var v T
+		if err := json.Unmarshal(kv.Value, &v); err != nil {
+			return nil, fmt.Errorf("store: corrupt %s %s: %w", what, kv.Key, err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}

@@ -52,19 +52,7 @@ func (s *Store) CreateToken(ctx context.Context, t Token) error {
 
 // ListTokens returns every token, ordered by ID.
 func (s *Store) ListTokens(ctx context.Context) ([]Token, error) {
-	resp, err := s.txn(ctx, "list tokens", nil, clientv3.OpGet(s.k.dir(dirTokenID), clientv3.WithPrefix()))
-	if err != nil {
-		return nil, err
-	}
-	var out []Token
-	for _, kv := range resp.Responses[0].GetResponseRange().Kvs {
-		var t Token
-		if err := json.Unmarshal(kv.Value, &t); err != nil {
-			return nil, fmt.Errorf("store: corrupt token %s: %w", kv.Key, err)
-		}
-		out = append(out, t)
-	}
-	return out, nil
+	return listJSON[Token](ctx, s, "token", dirTokenID)
 }
 
 // TokenByHash returns the token with this hash, or ErrNotFound.

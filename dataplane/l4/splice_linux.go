@@ -155,33 +155,21 @@ func (s *splicer) putBuf() {
 }
 
 // writeNow writes buf[off:end] as far as the socket takes it now.
-func (s *splicer) writeNow(fd uintptr) bool {
-	for s.off < s.end {
-		n, err := rawIO(syscall.SYS_WRITE, int(fd), (*s.buf)[s.off:s.end])
-		switch {
-		case err == syscall.EINTR:
-			continue
-		case err == syscall.EAGAIN:
-			return true
-		case err != nil:
-			s.err = err
-			return true
-		}
-		s.off += int(n)
-		s.copied += n
-	}
-	return true
-}
+func (s *splicer) writeNow(fd uintptr) bool { return s.writeBuf(fd, false) }
 
 // write is writeNow that waits for writability (returns false on EAGAIN).
-func (s *splicer) write(fd uintptr) bool {
+func (s *splicer) write(fd uintptr) bool { return s.writeBuf(fd, true) }
+
+// writeBuf writes buf[off:end]. On EAGAIN it returns !wait: false asks
+// RawConn.Write to wait for writability and call again, true stops here.
+func (s *splicer) writeBuf(fd uintptr, wait bool) bool {
 	for s.off < s.end {
 		n, err := rawIO(syscall.SYS_WRITE, int(fd), (*s.buf)[s.off:s.end])
 		switch {
 		case err == syscall.EINTR:
 			continue
 		case err == syscall.EAGAIN:
-			return false
+			return !wait
 		case err != nil:
 			s.err = err
 			return true
