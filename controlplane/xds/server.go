@@ -4,7 +4,8 @@
 // what it acknowledged and what it rejected.
 //
 // The xDS state machine is go-control-plane's (pkg/server/v3 with an
-// ordered ADS stream over a pkg/cache/v3 SnapshotCache); this package adds
+// ordered ADS stream) over this package's cache, which shares one
+// snapshot, serialized once, among all nodes; this package adds
 // per-type versions that change only when a type's content changes, the
 // snapshot consistency check, ACK/NACK tracking, a sink for sharing proxy
 // status between replicas, and metrics. docs/xds-protocol.md describes the
@@ -21,9 +22,7 @@ import (
 	"sync"
 	"time"
 
-	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
-	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	gcplog "github.com/envoyproxy/go-control-plane/pkg/log"
 	sotwv3 "github.com/envoyproxy/go-control-plane/pkg/server/sotw/v3"
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
@@ -66,7 +65,7 @@ type Server struct {
 	log     *slog.Logger
 	m       *metrics
 	tracker *tracker
-	cache   cachev3.SnapshotCache
+	cache   *sharedCache
 	grpc    *grpc.Server
 
 	ctx    context.Context // go-control-plane's: cancelling it ends every stream
@@ -77,17 +76,6 @@ type Server struct {
 	stop     chan struct{}
 	loopDone chan struct{}
 }
-
-// allNodes is the cache key every node maps to: all nodes get the same
-// snapshot. A per-zone variant would return the node's zone here (and
-// SetResources would take the zone); status tracking is per node already.
-const allNodes = "*"
-
-// nodeGroup is the cache's NodeHash.
-type nodeGroup struct{}
-
-// ID implements cachev3.NodeHash.
-func (nodeGroup) ID(*corev3.Node) string { return allNodes }
 
 // NewServer returns a server with no snapshot: nodes that connect wait
 // until the first SetResources.
@@ -119,7 +107,7 @@ func NewServer(opts Options) (*Server, error) {
 		stop: make(chan struct{}), loopDone: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	glog := cacheLogger(opts.Logger)
-	s.cache = cachev3.NewSnapshotCache(true, nodeGroup{}, glog)
+	s.cache = newSharedCache(s.ctx)
 	callbacks := serverv3.CallbackFuncs{
 		StreamOpenFunc:   s.tracker.streamOpen,
 		StreamClosedFunc: s.tracker.streamClosed,
@@ -198,16 +186,14 @@ func (s *Server) SetResources(version string, res *translator.Resources) error {
 	if s.ctx.Err() != nil {
 		return errors.New("xds: server stopped")
 	}
-	info, snap, err := buildSnapshot(s.tracker.current(), version, res)
+	info, pub, err := buildSnapshot(s.tracker.current(), version, res)
 	if err != nil || info == nil {
 		return err
 	}
 	// Record the snapshot before pushing it, so that an ACK racing with
 	// the push is compared with the new snapshot.
 	s.tracker.setSnapshot(info)
-	if err := s.cache.SetSnapshot(s.ctx, allNodes, snap); err != nil {
-		return fmt.Errorf("xds: publishing %s: %w", version, err)
-	}
+	s.cache.SetSnapshot(pub)
 	s.m.snapshots.Inc()
 	s.log.Info("xds: snapshot published", "version", version,
 		"listeners", info.kinds[xdsproto.Listeners].count, "routes", info.kinds[xdsproto.Routes].count,

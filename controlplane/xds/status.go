@@ -108,6 +108,7 @@ type tracker struct {
 	seqs    map[string]uint64 // version → seq, for WaitForVersion
 	order   []string          // versions in seqs, oldest first
 	changed chan struct{}     // closed and replaced on every change
+	binds   uint64            // streams bound to nodes so far: waitFor rescans when it moves
 	dirty   map[string]bool   // nodes the sink has not seen since they changed
 }
 
@@ -239,6 +240,7 @@ func (t *tracker) bind(st *streamState, node *corev3.Node) error {
 		return errors.New("xds: the first request must name a node id")
 	}
 	st.node = node.GetId()
+	t.binds++
 	n := t.nodes[st.node]
 	if n == nil {
 		n = &nodeState{status: ProxyStatus{Node: st.node}}
@@ -350,11 +352,26 @@ func (p ProxyStatus) clone() ProxyStatus {
 
 // waitFor blocks until every named node (every connected node when none
 // is named) has acknowledged version or a later snapshot.
+//
+// It is woken each time one node reaches a version, so after the first
+// check it looks only at the nodes still behind: rescanning a thousand
+// nodes a thousand times, with the lock every request needs, slowed
+// propagation itself. With no nodes named it rescans all when a stream
+// has connected since (a node that connects is waited for too).
 func (t *tracker) waitFor(ctx context.Context, version string, nodes []string) error {
+	var behind []string
+	var binds uint64
+	first := true
 	for {
 		t.mu.Lock()
 		seq, known := t.seqs[version]
-		behind := t.behind(seq, nodes)
+		switch {
+		case first || (len(nodes) == 0 && binds != t.binds):
+			behind = t.behind(seq, nodes, len(nodes) == 0)
+		default:
+			behind = t.behind(seq, behind, false)
+		}
+		first, binds = false, t.binds
 		ch := t.changed
 		t.mu.Unlock()
 		if !known {
@@ -375,10 +392,11 @@ func (t *tracker) waitFor(ctx context.Context, version string, nodes []string) e
 	}
 }
 
-// behind lists the nodes that have not reached seq; called with mu held.
-func (t *tracker) behind(seq uint64, nodes []string) []string {
+// behind lists the nodes that have not reached seq, among the connected
+// ones if all is set, else among nodes; called with mu held.
+func (t *tracker) behind(seq uint64, nodes []string, all bool) []string {
 	var out []string
-	if len(nodes) == 0 {
+	if all {
 		for name, n := range t.nodes {
 			if n.status.Connected && n.seq < seq {
 				out = append(out, name)
