@@ -13,6 +13,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+
+	"github.com/fulcrumlb/fulcrum/internal/testutil"
 )
 
 // countingServer answers 200 and counts requests per path.
@@ -395,30 +397,11 @@ func TestMetrics(t *testing.T) {
 // include the given name/value pairs, read through the registry.
 func sample(t *testing.T, reg prometheus.Gatherer, name string, labels ...string) (gauge, counter float64) {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
+	series := testutil.Series(t, reg, name, labels...)
+	if len(series) == 0 {
+		t.Fatalf("no series %s%v", name, labels)
 	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	series:
-		for _, m := range mf.GetMetric() {
-			have := map[string]string{}
-			for _, lp := range m.GetLabel() {
-				have[lp.GetName()] = lp.GetValue()
-			}
-			for i := 0; i+1 < len(labels); i += 2 {
-				if have[labels[i]] != labels[i+1] {
-					continue series
-				}
-			}
-			return m.GetGauge().GetValue(), m.GetCounter().GetValue()
-		}
-	}
-	t.Fatalf("no series %s%v", name, labels)
-	return 0, 0
+	return series[0].GetGauge().GetValue(), series[0].GetCounter().GetValue()
 }
 
 func gauge(t *testing.T, reg prometheus.Gatherer, name string, labels ...string) float64 {

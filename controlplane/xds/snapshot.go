@@ -69,7 +69,8 @@ func buildSnapshot(prev *snapInfo, version string, res *translator.Resources) (*
 			same = false
 		}
 		pk.version = info.kinds[k].version
-		for n := range pk.returned {
+		pk.returned = make(map[string]string, len(pk.byName))
+		for n := range pk.byName {
 			pk.returned[n] = pk.version
 		}
 		pub.kinds[k] = pk
@@ -93,7 +94,8 @@ func buildSnapshot(prev *snapInfo, version string, res *translator.Resources) (*
 
 // serialize marshals each resource of one type once, into the Any that
 // every response carries, and hashes them in name order, failing on a
-// duplicate or unnamed resource. The caller sets the version.
+// duplicate or unnamed resource. The caller sets the version and the
+// returned names, which depend on it.
 func serialize(kind xdsproto.Kind, list []types.Resource) (publishedKind, [32]byte, error) {
 	type named struct {
 		name string
@@ -109,8 +111,7 @@ func serialize(kind xdsproto.Kind, list []types.Resource) (publishedKind, [32]by
 		sorted[i] = named{cachev3.GetResourceName(r), &anypb.Any{TypeUrl: kind.TypeURL(), Value: b}}
 	}
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].name < sorted[j].name })
-	pk := publishedKind{byName: make(map[string]*anypb.Any, len(list)), all: make([]*anypb.Any, len(list)),
-		returned: make(map[string]string, len(list))}
+	pk := publishedKind{byName: make(map[string]*anypb.Any, len(list)), all: make([]*anypb.Any, len(list))}
 	h := sha256.New()
 	for i, n := range sorted {
 		if n.name == "" {
@@ -122,7 +123,7 @@ func serialize(kind xdsproto.Kind, list []types.Resource) (publishedKind, [32]by
 		// Length-prefix name and body so that no two lists hash alike.
 		fmt.Fprintf(h, "%d:%s%d:", len(n.name), n.name, len(n.any.Value))
 		h.Write(n.any.Value)
-		pk.byName[n.name], pk.all[i], pk.returned[n.name] = n.any, n.any, ""
+		pk.byName[n.name], pk.all[i] = n.any, n.any
 	}
 	var d [32]byte
 	copy(d[:], h.Sum(nil))

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fulcrumlb/fulcrum/dataplane/runtime"
+	"github.com/fulcrumlb/fulcrum/internal/testutil"
 )
 
 // TestStickySession: the first response sets a cookie that does not show
@@ -242,20 +243,9 @@ func TestMetricsAndAccessLog(t *testing.T) {
 	if rec["route"] != "pool/web" || rec["pool"] != "web" || rec["status"] != 200.0 || rec["method"] != "GET" || rec["request_id"] == nil {
 		t.Errorf("access log record %v", rec)
 	}
-	mfs, _ := e.reg.Gather()
 	found := false
-	for _, mf := range mfs {
-		if mf.GetName() == "fulcrum_http_requests_total" {
-			for _, m := range mf.GetMetric() {
-				labels := map[string]string{}
-				for _, l := range m.GetLabel() {
-					labels[l.GetName()] = l.GetValue()
-				}
-				if labels["listener"] == "pool/web" && labels["route"] == "pool/web" && labels["pool"] == "web" && labels["code"] == "2xx" && m.GetCounter().GetValue() >= 1 {
-					found = true
-				}
-			}
-		}
+	for _, m := range testutil.Series(t, e.reg, "fulcrum_http_requests_total", "listener", "pool/web", "route", "pool/web", "pool", "web", "code", "2xx") {
+		found = found || m.GetCounter().GetValue() >= 1
 	}
 	if !found {
 		t.Error("fulcrum_http_requests_total{listener=pool/web,route=pool/web,pool=web,code=2xx} missing")

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fulcrumlb/fulcrum/balancer"
+	"github.com/fulcrumlb/fulcrum/internal/testutil"
 )
 
 // load sends GETs from workers until stop is closed and counts failures.
@@ -99,21 +100,7 @@ func TestBackendKilledUnderLoad(t *testing.T) {
 
 // memberTries sums fulcrum_http_upstream_requests_total for a member.
 func memberTries(e *env, member string) float64 {
-	mfs, _ := e.reg.Gather()
-	total := 0.0
-	for _, mf := range mfs {
-		if mf.GetName() != "fulcrum_http_upstream_requests_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "member" && l.GetValue() == member {
-					total += m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return total
+	return testutil.SeriesSum(e.t, e.reg, "fulcrum_http_upstream_requests_total", "member", member)
 }
 
 // TestPerTryTimeoutRetry: a member slower than the per-try timeout is
